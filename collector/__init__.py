@@ -1,0 +1,1 @@
+"""The collector: gRPC control plane, result ingest, consensus and notifications."""

@@ -1,0 +1,1 @@
+"""Database schema and access: SQLAlchemy models, engine, and plain query functions."""

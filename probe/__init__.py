@@ -1,0 +1,1 @@
+"""The probe agent: registers with the collector, runs its checks, publishes results."""

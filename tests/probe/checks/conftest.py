@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from picket.probe.checks.base import CheckContext
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = Path(tmp_path_factory.mktemp("ca")) / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def ctx(ca_file: str) -> CheckContext:
+    """A probe that may check loopback (the test servers) and trusts the test CA."""
+    return CheckContext(allow_private_targets=True, ca_file=ca_file)
+
+
+def server_context(ca: trustme.CA, *names: str, **issue: object) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names, **issue).configure_cert(context)  # type: ignore[arg-type]
+    return context
+
+
+@pytest.fixture(scope="session")
+def tls_context(ca: trustme.CA) -> Iterator[ssl.SSLContext]:
+    yield server_context(ca, "localhost", "127.0.0.1")
