@@ -41,8 +41,11 @@ class Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
-        self.sessions = make_sessionmaker(self.engine)
-        self.hub = AssignmentHub(self.sessions, settings.ping_interval_s)
+        # Ingest, consensus and the loops read state they then change; placement and the
+        # probes' control stream only read or stamp.
+        self.sessions = make_sessionmaker(self.engine, serialized=True)
+        self.readers = make_sessionmaker(self.engine)
+        self.hub = AssignmentHub(self.readers, settings.ping_interval_s)
         self.consensus = ConsensusProcessor(confirm=self.request_check_now)
         # Rollups after consensus: all in the ingest transaction.
         self.store = ResultStore(
@@ -94,7 +97,7 @@ class Collector:
         self.server = grpc.aio.server()
         pb_grpc.add_ProbeControlServicer_to_server(
             ProbeControl(
-                self.sessions, self.hub, self.settings.nats_url, self.settings.ping_interval_s
+                self.readers, self.hub, self.settings.nats_url, self.settings.ping_interval_s
             ),
             self.server,
         )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -28,11 +28,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    # pysqlite starts a transaction only at the first write, so two threads that read a
+    # monitor's state and then both write it would each act on the state before the
+    # other's commit (two incidents for one outage). Writers that read first ask for
+    # BEGIN IMMEDIATE: SQLite's write lock is then taken before the first read.
+    if conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
@@ -42,7 +52,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, *, serialized: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`. `serialized` sessions read what they then write (a state
+    machine, a queue): on PostgreSQL they lock rows themselves (SELECT … FOR UPDATE), on
+    SQLite, where that is a no-op, their transactions take the write lock from the start.
+    """
+    if serialized:
+        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     return sessionmaker(engine, expire_on_commit=False)
 
 

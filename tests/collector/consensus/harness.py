@@ -44,7 +44,7 @@ class FakeClock:
 class Harness:
     def __init__(self, database_url: str, regions: tuple[str, ...] = REGIONS) -> None:
         self.engine = make_engine(database_url)
-        self.sessions = make_sessionmaker(self.engine)
+        self.sessions = make_sessionmaker(self.engine, serialized=True)
         self.clock = FakeClock()
         self.confirmations: list[tuple[str, list[str]]] = []
         self.processor = ConsensusProcessor(

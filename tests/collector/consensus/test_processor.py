@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from picket.collector.consensus.engine import Evaluator
 from picket.db.engine import transaction
 from picket.db.models import MaintenanceWindow, MonitorState, Probe
 from picket.db.monitors import ensure_region
@@ -226,6 +228,44 @@ def test_maintenance_suppresses_incidents_until_the_window_ends(h: Harness) -> N
         ("unknown", "maintenance"),
         ("maintenance", "down"),
     ]
+
+
+def test_two_deciders_at_once_open_one_incident(h: Harness) -> None:
+    """The ingest transaction and the loop decide the same monitor at the same moment
+    (here: a maintenance window has just ended while results keep failing)."""
+    m = h.monitor()
+    with transaction(h.sessions) as session:
+        session.add(
+            MaintenanceWindow(
+                organization_id=h.organization_id,
+                name="upgrade",
+                monitor_ids=[m],
+                starts_at=T0,
+                duration_seconds=15,
+            )
+        )
+    h.report(m, everywhere(True))
+    h.clock.advance(10)
+    h.report(m, everywhere(False))
+    assert h.status(m) == "maintenance"
+    h.clock.advance(10)
+
+    # The first decider is half-way through: it has opened the incident, not committed.
+    first = h.sessions()
+    first.begin()
+    Evaluator(first, h.clock.now).evaluate([m])
+    second = threading.Thread(target=h.tick)
+    second.start()
+    # Long enough for the loop to read the monitor's state, had it not to wait for ours.
+    second.join(timeout=0.5)
+    first.commit()
+    first.close()
+    second.join(timeout=30)
+    assert not second.is_alive()
+
+    assert h.status(m) == "down"
+    assert len(h.incidents(m)) == 1
+    assert h.event_types(m) == ["monitor.down", "incident.created"]
 
 
 def test_stale_votes_turn_a_silent_monitor_unknown(h: Harness) -> None:
