@@ -349,7 +349,8 @@ def replace(
     status_code=204,
     summary="Delete a monitor; its history stays (scope monitors:write)",
     description="Soft delete: the monitor stops being checked and leaves every list; its "
-    "results and incidents stay until retention removes them.",
+    "results and incidents stay until retention removes them. An open automatic incident "
+    "is resolved with a last update saying so.",
 )
 def delete(monitor_id: str, session: SessionDep, principal: Writer) -> None:
     monitor = get_owned(session, Monitor, monitor_id, principal)

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from picket.db.models import Monitor, MonitorState, Region
+from picket.db.incidents import resolve
+from picket.db.models import Incident, Monitor, MonitorState, Region
 from picket.db.types import utcnow
 
 # Changing any of these changes what a probe runs, so the version bumps.
@@ -70,7 +71,16 @@ def update_monitor(session: Session, monitor: Monitor, **fields: Any) -> Monitor
 
 
 def soft_delete_monitor(session: Session, monitor: Monitor) -> None:
+    """Delete the monitor; its open automatic incidents are resolved, since nothing will
+    ever decide it up again (and PagerDuty and the like receive the resolution)."""
     update_monitor(session, monitor, deleted_at=utcnow())
+    open_incidents = select(Incident).where(
+        Incident.monitor_id == monitor.id,
+        Incident.automatic.is_(True),
+        Incident.resolved_at.is_(None),
+    )
+    for incident in session.scalars(open_incidents):
+        resolve(session, incident, "Resolved: the monitor was deleted.", automatic=True)
 
 
 def get_state(session: Session, monitor_id: str) -> MonitorState | None:

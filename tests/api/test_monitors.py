@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from picket.db.incidents import create_incident
-from picket.db.models import CheckResult, MonitorState
+from picket.db.models import CheckResult, Event, MonitorState
 from picket.db.types import utcnow
 from tests.api.conftest import Api, Org
 
@@ -203,3 +205,32 @@ def test_tags_in_use(api: Api) -> None:
     assert body["pagination"] == {"page": 1, "limit": 20, "total": 2, "pages": 1}
     second = api.request("GET", f"{BASE}/tags?limit=1&page=2", key).json()["data"]
     assert second == [{"name": "prod", "monitors": 2}]
+
+
+def test_deleting_a_monitor_resolves_its_open_incident(api: Api) -> None:
+    org = api.organization("A")
+    key = api.key(org, ["full"])
+    monitor_id = org.ids["monitor_id"]
+    with api.session() as session:
+        outage = create_incident(
+            session, org.id, title="Shop is down", monitor_ids=[monitor_id], automatic=True
+        )
+        manual = create_incident(session, org.id, title="Payments", monitor_ids=[monitor_id])
+        session.commit()
+        outage_id, manual_id = outage.id, manual.id
+
+    assert api.request("DELETE", f"{BASE}/{monitor_id}", key).status_code == 204
+    incident = api.request("GET", f"/api/v1/incidents/{outage_id}", key).json()
+    assert incident["status"] == "resolved"
+    assert incident["updates"][-1]["message"] == "Resolved: the monitor was deleted."
+    # A person opened the other one; a person closes it.
+    assert api.request("GET", f"/api/v1/incidents/{manual_id}", key).json()["status"] == (
+        "investigating"
+    )
+    with api.session() as session:
+        resolved = session.scalars(
+            select(Event.type).where(
+                Event.incident_id == outage_id, Event.type == "incident.resolved"
+            )
+        ).all()
+    assert resolved == ["incident.resolved"]
