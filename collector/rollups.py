@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, select, tuple_, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from picket.db.models import CheckResult, Monitor
+from picket.db.models import Monitor
 from picket.db.models_reports import RollupDayTotal
 from picket.db.rollups import (
     DAY,
@@ -164,76 +164,82 @@ def failing_intervals(
 SeriesKey = tuple[str, str]
 Span = tuple[datetime, datetime]
 
+# Series per statement: four parameters each keeps SQLite well under its parameter limit.
+SERIES_CHUNK = 400
+
+_WINDOW_SQL = """WITH v(m, r, lo, hi) AS (VALUES {values})
+SELECT c.monitor_id, c.region, c.scheduled_at, c.ok FROM v JOIN check_results c
+  ON c.monitor_id = v.m AND c.region = v.r AND c.scheduled_at >= v.lo AND c.scheduled_at <= v.hi
+UNION ALL
+SELECT c.monitor_id, c.region, c.scheduled_at, c.ok FROM v JOIN check_results c
+  ON c.monitor_id = v.m AND c.region = v.r AND c.scheduled_at = (
+    SELECT p.scheduled_at FROM check_results p
+    WHERE p.monitor_id = v.m AND p.region = v.r AND p.scheduled_at < v.lo
+    ORDER BY p.scheduled_at DESC LIMIT 1)
+UNION ALL
+SELECT c.monitor_id, c.region, c.scheduled_at, c.ok FROM v JOIN check_results c
+  ON c.monitor_id = v.m AND c.region = v.r AND c.scheduled_at = (
+    SELECT n.scheduled_at FROM check_results n
+    WHERE n.monitor_id = v.m AND n.region = v.r AND n.scheduled_at > v.hi
+    ORDER BY n.scheduled_at LIMIT 1)"""
+
 
 def series_windows(
     session: Session, spans: dict[SeriesKey, Span]
 ) -> dict[SeriesKey, list[tuple[datetime, bool]]]:
-    """Each series' stored results inside its span, for the series where that is enough;
-    the others are left out, for `series_window` to read exactly.
+    """Each series' stored results from the one before its span to the one after it.
 
-    A series' span is its new results widened by `stale_after` on each side: a result
-    further away owns the same capped interval whether or not the new ones exist. Two
-    cases break that: the result right before the new ones lies outside the span (it may
-    have been the series' open end, which the new results close), or the series has a
-    stored result after the span (the last one inside then has a successor the span does
-    not show). Overlapping spans share their queries (tuple IN plus a time range), so a
-    batch of in-order results costs two queries, not one per series.
+    That is all `downtime_changes` needs: results outside it own the same intervals with
+    or without the new ones. Every series of the batch is read in one statement (three
+    index probes per series), so the cost follows the batch, not how densely the series
+    are stored.
     """
-    t = CheckResult.__table__
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    mark = "%s" if postgresql else "?"
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
     windows: dict[SeriesKey, list[tuple[datetime, bool]]] = {key: [] for key in spans}
-    inexact: set[SeriesKey] = set()
-    ordered = sorted(spans.items(), key=lambda item: item[1][0])
-    clusters: list[tuple[list[SeriesKey], datetime, datetime]] = []
-    for key, (low, high) in ordered:
-        if clusters and low <= clusters[-1][2]:
-            keys, c_low, c_high = clusters[-1]
-            keys.append(key)
-            clusters[-1] = (keys, c_low, max(c_high, high))
+    items = sorted(spans.items())
+    for offset in range(0, len(items), SERIES_CHUNK):
+        chunk = items[offset : offset + SERIES_CHUNK]
+        row = f"({mark}, {mark}, {mark}, {mark})"
+        if postgresql:
+            # The first row's casts type the whole VALUES list.
+            first = "(%s::varchar, %s::varchar, %s::timestamptz, %s::timestamptz)"
+            values = ", ".join([first] + [row] * (len(chunk) - 1))
         else:
-            clusters.append(([key], low, high))
-    for keys, low, high in clusters:
-        # Bounded chunks keep the statement's parameter count modest on SQLite.
-        for offset in range(0, len(keys), 400):
-            chunk = keys[offset : offset + 400]
-            in_chunk = tuple_(t.c.monitor_id, t.c.region).in_(chunk)
-            rows = session.execute(
-                select(t.c.monitor_id, t.c.region, t.c.scheduled_at, t.c.ok).where(
-                    in_chunk, t.c.scheduled_at >= low, t.c.scheduled_at <= high
-                )
-            ).all()
-            for monitor_id, region, at, ok in rows:
-                key = (monitor_id, region)
-                s_low, s_high = spans[key]
-                if at > s_high:
-                    inexact.add(key)
-                elif at >= s_low:
-                    windows[key].append((at, bool(ok)))
-            later = session.execute(
-                select(t.c.monitor_id, t.c.region)
-                .where(in_chunk, t.c.scheduled_at > high)
-                .distinct()
-            ).all()
-            inexact.update((monitor_id, region) for monitor_id, region in later)
-    return {key: sorted(items) for key, items in windows.items() if key not in inexact}
+            values = ", ".join([row] * len(chunk))
+        params: list[Any] = []
+        for (monitor_id, region), (low, high) in chunk:
+            params += [
+                monitor_id,
+                region,
+                _bind_time(low, postgresql),
+                _bind_time(high, postgresql),
+            ]
+        cursor = raw.cursor()
+        try:
+            cursor.execute(_WINDOW_SQL.format(values=values), params)
+            fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        for monitor_id, region, at, ok in fetched:
+            windows[(monitor_id, region)].append((_read_time(at), bool(ok)))
+    return {key: sorted(items) for key, items in windows.items()}
 
 
-def series_window(
-    session: Session, monitor_id: str, region: str, first: datetime, last: datetime
-) -> list[tuple[datetime, bool]]:
-    """Stored results of one series from the one before `first` to the one after `last`."""
-    t = CheckResult.__table__
-    same = and_(t.c.monitor_id == monitor_id, t.c.region == region)
-    cols = (t.c.scheduled_at, t.c.ok)
-    before = (
-        select(*cols)
-        .where(same, t.c.scheduled_at < first)
-        .order_by(t.c.scheduled_at.desc())
-        .limit(1)
-    )
-    after = select(*cols).where(same, t.c.scheduled_at > last).order_by(t.c.scheduled_at).limit(1)
-    inside = select(*cols).where(same, t.c.scheduled_at >= first, t.c.scheduled_at <= last)
-    stmt = union_all(select(before.subquery()), select(inside.subquery()), select(after.subquery()))
-    return sorted((at, bool(ok)) for at, ok in session.execute(stmt).all())
+def _bind_time(at: datetime, postgresql: bool) -> Any:
+    if postgresql:
+        return at
+    # The naive-UTC text form UTCDateTime columns hold on SQLite.
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _read_time(at: datetime | str) -> datetime:
+    if isinstance(at, str):
+        return datetime.fromisoformat(at).replace(tzinfo=UTC)
+    return at.astimezone(UTC)
 
 
 def downtime_changes(
@@ -269,17 +275,13 @@ class RollupProcessor:
                 )
             ).all()
         )
-        stale = {key: stale_after_for(intervals.get(key[0])) for key in series}
-        spans = {
-            key: (min(times) - stale[key], max(times) + stale[key]) for key, times in series.items()
-        }
-        windows = series_windows(session, spans)
+        windows = series_windows(
+            session, {key: (min(times), max(times)) for key, times in series.items()}
+        )
         for (monitor_id, region), times in series.items():
-            key = (monitor_id, region)
-            first = min(times)
-            if key not in windows or not any(at < first for at, _ in windows[key]):
-                windows[key] = series_window(session, monitor_id, region, first, max(times))
-            for (start, end), sign in downtime_changes(windows[key], times, stale[key]).items():
+            stale = stale_after_for(intervals.get(monitor_id))
+            changes = downtime_changes(windows[(monitor_id, region)], times, stale)
+            for (start, end), sign in changes.items():
                 batch.add_downtime(monitor_id, region, start, end, sign)
         for level in LEVELS:
             upsert_rollups(session, level.model.__table__, batch.rows(level))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, case, literal_column
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from picket.db.models_reports import RollupDay, RollupHour, RollupMinute
@@ -131,23 +132,23 @@ def split_interval(
         bucket = following
 
 
-def _histogram_merge(table: Table, dialect: str) -> Any:
-    name = table.name
+def _histogram_merge(name: str, dialect: str) -> str:
+    """SQL for the sum of the stored and the incoming histogram, key by key.
+
+    Only the incoming keys (a batch brings a few per bucket) are summed, then laid over
+    the stored object, rather than unpacking and regrouping the whole stored histogram.
+    """
     if dialect == "postgresql":
-        sql = (
-            "(SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb) FROM ("
-            "SELECT k, sum(v::bigint) AS n FROM ("
-            f"SELECT key AS k, value AS v FROM jsonb_each_text({name}.histogram) UNION ALL "
-            "SELECT key, value FROM jsonb_each_text(excluded.histogram)) AS u GROUP BY k) AS s)"
+        return (
+            f"coalesce({name}.histogram, '{{}}'::jsonb) || coalesce(("
+            f"SELECT jsonb_object_agg(key, coalesce(({name}.histogram ->> key)::bigint, 0)"
+            " + value::bigint) FROM jsonb_each_text(excluded.histogram)), '{}'::jsonb)"
         )
-    else:
-        sql = (
-            "(SELECT json_group_object(k, n) FROM ("
-            "SELECT k, sum(v) AS n FROM ("
-            f"SELECT key AS k, value AS v FROM json_each({name}.histogram) UNION ALL "
-            "SELECT key, value FROM json_each(excluded.histogram)) GROUP BY k))"
-        )
-    return literal_column(sql)
+    return (
+        f"json_patch(coalesce({name}.histogram, '{{}}'), ("
+        f"SELECT json_group_object(key, coalesce(json_extract({name}.histogram, "
+        "'$.\"' || key || '\"'), 0) + value) FROM json_each(excluded.histogram)))"
+    )
 
 
 def _extreme(current: Any, incoming: Any, smaller: bool) -> Any:
@@ -164,12 +165,20 @@ ADDITIVE = ("checks", "failures", "downtime_s", "latency_count", "latency_sum")
 
 
 def upsert_rollups(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Add each row's figures to its bucket, creating the bucket when it is new."""
+    """Add each row's figures to its bucket, creating the bucket when it is new.
+
+    Rows go in primary-key order, so two collectors upserting overlapping buckets lock
+    them in the same order. The rows' keys must be distinct (one row per bucket).
+    """
     if not rows:
         return
+    keys = [column.name for column in table.primary_key]
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    if dialect == "postgresql":
+        _upsert_postgresql(session, table, rows)
+        return
+    stmt = sqlite.insert(table)
     new = stmt.excluded
     changes: dict[str, Any] = {
         name: table.c[name] + new[name] for name in ADDITIVE if name in table.c
@@ -177,7 +186,46 @@ def upsert_rollups(session: Session, table: Table, rows: list[dict[str, Any]]) -
     changes["latency_min"] = _extreme(table.c.latency_min, new.latency_min, smaller=True)
     changes["latency_max"] = _extreme(table.c.latency_max, new.latency_max, smaller=False)
     if "histogram" in table.c:
-        changes["histogram"] = _histogram_merge(table, dialect)
+        changes["histogram"] = literal_column(_histogram_merge(table.name, dialect))
     stmt = stmt.on_conflict_do_update(index_elements=list(table.primary_key), set_=changes)
-    # One statement, compiled once and executed for every row (executemany).
+    # One statement, compiled once and executed for every row (executemany, in C).
     session.connection().execute(stmt, rows)
+
+
+# Array types the rows travel in to PostgreSQL; JSON goes as text and is cast per row.
+_PG_ARRAY = {"String": "text", "UTCDateTime": "timestamptz", "Integer": "int8", "Float": "float8"}
+
+
+def _upsert_postgresql(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One INSERT … SELECT FROM unnest(arrays) ON CONFLICT for the whole batch: a single
+    statement and round trip however many buckets, instead of one execution per row."""
+    name = table.name
+    columns = [column.name for column in table.columns]
+    arrays, selected, params = [], [], []
+    for column in table.columns:
+        kind = type(column.type).__name__
+        values = [row[column.name] for row in rows]
+        if kind in _PG_ARRAY:
+            arrays.append(f"%s::{_PG_ARRAY[kind]}[]")
+            selected.append(f"u.{column.name}")
+        else:
+            arrays.append("%s::text[]")
+            selected.append(f"u.{column.name}::jsonb")
+            values = [None if v is None else json.dumps(v) for v in values]
+        params.append(values)
+        if kind == "Integer":
+            selected[-1] += "::int"
+    changes = [f"{c} = {name}.{c} + excluded.{c}" for c in ADDITIVE if c in table.c]
+    # LEAST and GREATEST skip NULLs, as the CASE of the SQLite path does.
+    changes.append(f"latency_min = LEAST({name}.latency_min, excluded.latency_min)")
+    changes.append(f"latency_max = GREATEST({name}.latency_max, excluded.latency_max)")
+    if "histogram" in table.c:
+        changes.append(f"histogram = {_histogram_merge(name, 'postgresql')}")
+    keys = ", ".join(column.name for column in table.primary_key)
+    sql = (
+        f"INSERT INTO {name} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) "
+        f"AS u({', '.join(columns)}) "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(changes)}"
+    )
+    session.connection().exec_driver_sql(sql, tuple(params))
