@@ -53,7 +53,7 @@ class RollupInput(Protocol):
     def latency_ms(self) -> float | None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class BucketDelta:
     checks: int = 0
     failures: int = 0
@@ -62,22 +62,25 @@ class BucketDelta:
     latency_sum: float = 0.0
     latency_min: float | None = None
     latency_max: float | None = None
-    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
+    # LatencyHistogram's counts, {bucket index: count}.
+    histogram: dict[int, int] = field(default_factory=dict)
 
-    def add_check(self, ok: bool, latency_ms: float | None) -> None:
+    def add_check(self, ok: bool, latency_ms: float | None, index: int | None) -> None:
+        """`index` is the latency's LatencyHistogram bucket, worked out once per result
+        for every level; None leaves the histogram out (the day totals keep none)."""
         self.checks += 1
-        self.failures += 0 if ok else 1
+        if not ok:
+            self.failures += 1
         if latency_ms is None:
             return
         self.latency_count += 1
         self.latency_sum += latency_ms
-        self.latency_min = (
-            latency_ms if self.latency_min is None else min(self.latency_min, latency_ms)
-        )
-        self.latency_max = (
-            latency_ms if self.latency_max is None else max(self.latency_max, latency_ms)
-        )
-        self.histogram.add(latency_ms)
+        if self.latency_min is None or latency_ms < self.latency_min:
+            self.latency_min = latency_ms
+        if self.latency_max is None or latency_ms > self.latency_max:
+            self.latency_max = latency_ms
+        if index is not None:
+            self.histogram[index] = self.histogram.get(index, 0) + 1
 
     def row(self, monitor_id: str, region: str, bucket: datetime) -> dict[str, Any]:
         return {
@@ -91,7 +94,7 @@ class BucketDelta:
             "latency_sum": self.latency_sum,
             "latency_min": self.latency_min,
             "latency_max": self.latency_max,
-            "histogram": self.histogram.to_json(),
+            "histogram": {str(k): v for k, v in self.histogram.items()},
         }
 
 
@@ -117,15 +120,17 @@ class RollupBatch:
         }
 
     def add_check(self, result: RollupInput) -> None:
+        ok, latency = result.ok, result.latency_ms
+        index = None if latency is None else LatencyHistogram.index(latency)
         self.totals[(result.monitor_id, DAY.floor(result.scheduled_at))].add_check(
-            result.ok, result.latency_ms
+            ok, latency, None
         )
         for level in LEVELS:
             bucket = level.floor(result.scheduled_at)
             if bucket < self.oldest[level.name]:
                 continue
             key = (result.monitor_id, result.region, bucket)
-            self.buckets[level.name][key].add_check(result.ok, result.latency_ms)
+            self.buckets[level.name][key].add_check(ok, latency, index)
 
     def add_downtime(
         self, monitor_id: str, region: str, start: datetime, end: datetime, sign: int
@@ -281,7 +286,10 @@ class RollupProcessor:
         )
         for (monitor_id, region), times in series.items():
             stale = stale_after_for(intervals.get(monitor_id))
-            changes = downtime_changes(windows[(monitor_id, region)], times, stale)
+            window = windows[(monitor_id, region)]
+            if all(ok for _, ok in window):
+                continue  # no failing result, no owned interval, with or without the new
+            changes = downtime_changes(window, times, stale)
             for (start, end), sign in changes.items():
                 batch.add_downtime(monitor_id, region, start, end, sign)
         for level in LEVELS:
