@@ -94,7 +94,8 @@ class BucketDelta:
             "latency_sum": self.latency_sum,
             "latency_min": self.latency_min,
             "latency_max": self.latency_max,
-            "histogram": {str(k): v for k, v in self.histogram.items()},
+            # Integer keys: JSON encoding writes them as the strings the column holds.
+            "histogram": self.histogram,
         }
 
 

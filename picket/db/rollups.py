@@ -220,7 +220,7 @@ def _upsert_postgresql(session: Session, table: Table, rows: list[dict[str, Any]
     keys = ", ".join(column.name for column in table.primary_key)
     sql = (
         f"INSERT INTO {name} ({', '.join(columns)}) "
-        f"SELECT {', '.join(selected)} FROM json_array_elements(%s::json) AS e "
+        f"SELECT {', '.join(selected)} FROM jsonb_array_elements(%s::jsonb) AS e "
         f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(changes)}"
     )
     session.connection().exec_driver_sql(sql, (data,))
