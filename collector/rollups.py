@@ -15,6 +15,7 @@ open; reports add it on the fly. The monitor's own (consensus) downtime comes fr
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -173,10 +174,28 @@ Span = tuple[datetime, datetime]
 # Series per statement on SQLite: four parameters each keeps it well under its limit.
 SERIES_CHUNK = 400
 
-_PG_SERIES = (
-    "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[])"
-)
-_WINDOW_SQL = """WITH v(m, r, lo, hi) AS ({series})
+# The neighbours of each series' span: the result before, those inside, the one after.
+# On PostgreSQL, LATERAL makes each of them an index probe per series, whatever the size
+# or the statistics of check_results (a plain join may be planned as a scan of the table).
+_PG_WINDOW_SQL = """SELECT v.m, v.r, c.scheduled_at, c.ok
+FROM (
+  SELECT e ->> 0 AS m, e ->> 1 AS r, (e ->> 2)::timestamptz AS lo, (e ->> 3)::timestamptz AS hi
+  FROM jsonb_array_elements(%s::jsonb) AS e
+) AS v
+CROSS JOIN LATERAL (
+  (SELECT scheduled_at, ok FROM check_results
+   WHERE monitor_id = v.m AND region = v.r AND scheduled_at < v.lo
+   ORDER BY scheduled_at DESC LIMIT 1)
+  UNION ALL
+  (SELECT scheduled_at, ok FROM check_results
+   WHERE monitor_id = v.m AND region = v.r AND scheduled_at >= v.lo AND scheduled_at <= v.hi)
+  UNION ALL
+  (SELECT scheduled_at, ok FROM check_results
+   WHERE monitor_id = v.m AND region = v.r AND scheduled_at > v.hi
+   ORDER BY scheduled_at LIMIT 1)
+) AS c"""
+# SQLite has no LATERAL; its planner probes the index per row of the VALUES list.
+_SQLITE_WINDOW_SQL = """WITH v(m, r, lo, hi) AS (VALUES {values})
 SELECT c.monitor_id, c.region, c.scheduled_at, c.ok FROM v JOIN check_results c
   ON c.monitor_id = v.m AND c.region = v.r AND c.scheduled_at >= v.lo AND c.scheduled_at <= v.hi
 UNION ALL
@@ -209,10 +228,11 @@ def series_windows(
     windows: dict[SeriesKey, list[tuple[datetime, bool]]] = {key: [] for key in spans}
     items = sorted(spans.items())
     if connection.dialect.name == "postgresql":
-        # Four arrays rather than four parameters per series: the statement's text stays
-        # the same from batch to batch, so the driver does not parse it again each time.
-        columns = zip(*((m, r, low, high) for (m, r), (low, high) in items), strict=True)
-        statements = [(_WINDOW_SQL.format(series=_PG_SERIES), [list(c) for c in columns])]
+        # One JSON array (encoded in C) rather than four parameters per series: the
+        # statement's text stays the same from batch to batch, and the driver does not
+        # adapt every value in Python.
+        series = [[m, r, low.isoformat(), high.isoformat()] for (m, r), (low, high) in items]
+        statements = [(_PG_WINDOW_SQL, [json.dumps(series)])]
     else:
         statements = [
             _sqlite_statement(items[offset : offset + SERIES_CHUNK])
@@ -234,8 +254,8 @@ def _sqlite_statement(chunk: list[tuple[SeriesKey, Span]]) -> tuple[str, list[An
     params: list[Any] = []
     for (monitor_id, region), (low, high) in chunk:
         params += [monitor_id, region, _sqlite_time(low), _sqlite_time(high)]
-    values = "VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
-    return _WINDOW_SQL.format(series=values), params
+    values = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+    return _SQLITE_WINDOW_SQL.format(values=values), params
 
 
 def _sqlite_time(at: datetime) -> str:
