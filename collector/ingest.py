@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from picket import metrics
 from picket.collector.processors import IngestedResult, ResultProcessor
 from picket.collector.result_writer import insert_new
+from picket.db.engine import one_of
 from picket.db.models import Monitor, Probe
 from picket.db.types import utcnow
 from picket.errors import ErrorKind
@@ -216,7 +217,9 @@ class ResultStore:
         with self._sessions() as session, session.begin():
             monitor_ids = {r["monitor_id"] for r in rows}
             probe_ids = {r["probe_id"] for r in rows}
-            known = set(session.scalars(select(Monitor.id).where(Monitor.id.in_(monitor_ids))))
+            known = set(
+                session.scalars(select(Monitor.id).where(one_of(session, Monitor.id, monitor_ids)))
+            )
             probes = {
                 id_: (region, skew)
                 for id_, region, skew in session.execute(

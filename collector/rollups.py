@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from picket.db.engine import one_of
 from picket.db.models import Monitor
 from picket.db.models_reports import RollupDayTotal
 from picket.db.rollups import (
@@ -298,7 +299,7 @@ class RollupProcessor:
         intervals = dict(
             session.execute(
                 select(Monitor.id, Monitor.interval_seconds).where(
-                    Monitor.id.in_({monitor_id for monitor_id, _ in series})
+                    one_of(session, Monitor.id, {monitor_id for monitor_id, _ in series})
                 )
             ).all()
         )

@@ -31,6 +31,7 @@ from picket.collector.consensus.decision import (
     Vote,
     decide,
 )
+from picket.db.engine import one_of
 from picket.db.models import (
     CheckResult,
     Incident,
@@ -142,7 +143,7 @@ def open_incidents(session: Session, monitor_ids: list[str]) -> dict[str, Incide
     query = (
         select(Incident)
         .where(
-            Incident.monitor_id.in_(monitor_ids),
+            one_of(session, Incident.monitor_id, monitor_ids),
             Incident.automatic.is_(True),
             Incident.resolved_at.is_(None),
         )
@@ -169,13 +170,16 @@ class Evaluator:
         if not ids:
             return []
         monitors = {
-            m.id: m for m in self.session.scalars(select(Monitor).where(Monitor.id.in_(ids)))
+            m.id: m
+            for m in self.session.scalars(
+                select(Monitor).where(one_of(self.session, Monitor.id, ids))
+            )
         }
         states = {
             s.monitor_id: s
             for s in self.session.scalars(
                 select(MonitorState)
-                .where(MonitorState.monitor_id.in_(ids))
+                .where(one_of(self.session, MonitorState.monitor_id, ids))
                 .order_by(MonitorState.monitor_id)
                 .with_for_update()
             )
@@ -221,7 +225,7 @@ class Evaluator:
                     CheckResult.check_now_id,
                 )
                 .where(
-                    CheckResult.monitor_id.in_(monitor_ids),
+                    one_of(self.session, CheckResult.monitor_id, monitor_ids),
                     CheckResult.scheduled_at >= self.now - window,
                 )
                 .order_by(CheckResult.scheduled_at.desc(), CheckResult.id.desc())
