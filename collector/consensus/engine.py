@@ -7,6 +7,7 @@ evaluating the same monitor at once take turns and each sees the other's results
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable
@@ -95,6 +96,22 @@ class _State:
     changed_at: datetime
     last_result_at: datetime | None
     updated_at: datetime
+
+
+# The rows as [monitor_id, then _State's other fields in order], one JSON array.
+_PG_WRITE_STATES = (
+    "UPDATE monitor_states AS s SET status = v ->> 1, region_status = v -> 2, "
+    "health = v ->> 3, pending_status = v ->> 4, pending_since = (v ->> 5)::timestamptz, "
+    "changed_at = (v ->> 6)::timestamptz, last_result_at = (v ->> 7)::timestamptz, "
+    "updated_at = (v ->> 8)::timestamptz "
+    "FROM jsonb_array_elements(%s::jsonb) AS v WHERE s.monitor_id = v ->> 0"
+)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def policy_for(monitor: Monitor, known_regions: list[str]) -> Policy:
@@ -228,17 +245,23 @@ class Evaluator:
         return confirmations
 
     def _write_states(self, states: list[_State]) -> None:
-        """Every decided state row back in one executemany (the rows are locked)."""
+        """Every decided state row back at once (the rows are locked): one statement on
+        PostgreSQL, the rows as one JSON parameter; one executemany on SQLite."""
         if not states:
             return
         table = MonitorState.__table__
         names = [f.name for f in fields(_State) if f.name != "monitor_id"]
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            rows = [[s.monitor_id, *(getattr(s, name) for name in names)] for s in states]
+            connection.exec_driver_sql(_PG_WRITE_STATES, (json.dumps(rows, default=_iso),))
+            return
         statement = (
             update(table)
             .where(table.c.monitor_id == bindparam("key"))
             .values({name: bindparam(name) for name in names})
         )
-        self.session.connection().execute(
+        connection.execute(
             statement,
             [{"key": s.monitor_id, **{name: getattr(s, name) for name in names}} for s in states],
         )
