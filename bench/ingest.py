@@ -22,7 +22,14 @@ from sqlalchemy import delete, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import backend_arg, drop_database, fresh_database, workdir  # noqa: E402
-from picket.collector.ingest import Ingestor, ResultStore, decode, ensure_stream, msg_id  # noqa: E402
+from picket.collector.ingest import (  # noqa: E402
+    Ingestor,
+    ResultStore,
+    decode,
+    ensure_stream,
+    msg_id,
+    tune_gc,
+)
 from picket.db.accounts import create_organization  # noqa: E402
 from picket.db.engine import make_engine, make_sessionmaker, transaction  # noqa: E402
 from picket.db.models import CheckResult  # noqa: E402
@@ -189,8 +196,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--batches", default="500", help="comma-separated batch sizes")
     parser.add_argument("--naive-count", type=int, default=3000)
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's default garbage collection instead of the collector's tuning",
+    )
     backend_arg(parser)
     args = parser.parse_args(argv)
+    if not args.default_gc:
+        # As `picket collector` does once started (picket.collector.ingest.tune_gc).
+        tune_gc()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     batches = [int(b) for b in args.batches.split(",")]
     results: dict[str, dict[str, float]] = {}

@@ -15,16 +15,18 @@ open; reports add it on the fly. The monitor's own (consensus) downtime comes fr
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, select, tuple_, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from picket.db.models import CheckResult, Monitor
+from picket.db.engine import one_of
+from picket.db.models import Monitor
 from picket.db.models_reports import RollupDayTotal
 from picket.db.rollups import (
     DAY,
@@ -53,7 +55,7 @@ class RollupInput(Protocol):
     def latency_ms(self) -> float | None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class BucketDelta:
     checks: int = 0
     failures: int = 0
@@ -62,22 +64,25 @@ class BucketDelta:
     latency_sum: float = 0.0
     latency_min: float | None = None
     latency_max: float | None = None
-    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
+    # LatencyHistogram's counts, {bucket index: count}.
+    histogram: dict[int, int] = field(default_factory=dict)
 
-    def add_check(self, ok: bool, latency_ms: float | None) -> None:
+    def add_check(self, ok: bool, latency_ms: float | None, index: int | None) -> None:
+        """`index` is the latency's LatencyHistogram bucket, worked out once per result
+        for every level; None leaves the histogram out (the day totals keep none)."""
         self.checks += 1
-        self.failures += 0 if ok else 1
+        if not ok:
+            self.failures += 1
         if latency_ms is None:
             return
         self.latency_count += 1
         self.latency_sum += latency_ms
-        self.latency_min = (
-            latency_ms if self.latency_min is None else min(self.latency_min, latency_ms)
-        )
-        self.latency_max = (
-            latency_ms if self.latency_max is None else max(self.latency_max, latency_ms)
-        )
-        self.histogram.add(latency_ms)
+        if self.latency_min is None or latency_ms < self.latency_min:
+            self.latency_min = latency_ms
+        if self.latency_max is None or latency_ms > self.latency_max:
+            self.latency_max = latency_ms
+        if index is not None:
+            self.histogram[index] = self.histogram.get(index, 0) + 1
 
     def row(self, monitor_id: str, region: str, bucket: datetime) -> dict[str, Any]:
         return {
@@ -91,7 +96,8 @@ class BucketDelta:
             "latency_sum": self.latency_sum,
             "latency_min": self.latency_min,
             "latency_max": self.latency_max,
-            "histogram": self.histogram.to_json(),
+            # Integer keys: JSON encoding writes them as the strings the column holds.
+            "histogram": self.histogram,
         }
 
 
@@ -117,15 +123,17 @@ class RollupBatch:
         }
 
     def add_check(self, result: RollupInput) -> None:
+        ok, latency = result.ok, result.latency_ms
+        index = None if latency is None else LatencyHistogram.index(latency)
         self.totals[(result.monitor_id, DAY.floor(result.scheduled_at))].add_check(
-            result.ok, result.latency_ms
+            ok, latency, None
         )
         for level in LEVELS:
             bucket = level.floor(result.scheduled_at)
             if bucket < self.oldest[level.name]:
                 continue
             key = (result.monitor_id, result.region, bucket)
-            self.buckets[level.name][key].add_check(result.ok, result.latency_ms)
+            self.buckets[level.name][key].add_check(ok, latency, index)
 
     def add_downtime(
         self, monitor_id: str, region: str, start: datetime, end: datetime, sign: int
@@ -164,76 +172,102 @@ def failing_intervals(
 SeriesKey = tuple[str, str]
 Span = tuple[datetime, datetime]
 
+# Series per statement on SQLite: four parameters each keeps it well under its limit.
+SERIES_CHUNK = 400
+
+# The neighbours of each series' span: the result before, those inside, the one after.
+# On PostgreSQL, LATERAL makes each of them an index probe per series, whatever the size
+# or the statistics of check_results (a plain join may be planned as a scan of the table).
+_PG_WINDOW_SQL = """SELECT v.m, v.r, c.scheduled_at, c.ok
+FROM (
+  SELECT e ->> 0 AS m, e ->> 1 AS r, (e ->> 2)::timestamptz AS lo, (e ->> 3)::timestamptz AS hi
+  FROM jsonb_array_elements(%s::jsonb) AS e
+) AS v
+CROSS JOIN LATERAL (
+  (SELECT scheduled_at, ok FROM check_results
+   WHERE monitor_id = v.m AND region = v.r AND scheduled_at < v.lo
+   ORDER BY scheduled_at DESC LIMIT 1)
+  UNION ALL
+  (SELECT scheduled_at, ok FROM check_results
+   WHERE monitor_id = v.m AND region = v.r AND scheduled_at >= v.lo AND scheduled_at <= v.hi)
+  UNION ALL
+  (SELECT scheduled_at, ok FROM check_results
+   WHERE monitor_id = v.m AND region = v.r AND scheduled_at > v.hi
+   ORDER BY scheduled_at LIMIT 1)
+) AS c"""
+# SQLite has no LATERAL; its planner probes the index per row of the VALUES list.
+_SQLITE_WINDOW_SQL = """WITH v(m, r, lo, hi) AS (VALUES {values})
+SELECT c.monitor_id, c.region, c.scheduled_at, c.ok FROM v JOIN check_results c
+  ON c.monitor_id = v.m AND c.region = v.r AND c.scheduled_at >= v.lo AND c.scheduled_at <= v.hi
+UNION ALL
+SELECT c.monitor_id, c.region, c.scheduled_at, c.ok FROM v JOIN check_results c
+  ON c.monitor_id = v.m AND c.region = v.r AND c.scheduled_at = (
+    SELECT p.scheduled_at FROM check_results p
+    WHERE p.monitor_id = v.m AND p.region = v.r AND p.scheduled_at < v.lo
+    ORDER BY p.scheduled_at DESC LIMIT 1)
+UNION ALL
+SELECT c.monitor_id, c.region, c.scheduled_at, c.ok FROM v JOIN check_results c
+  ON c.monitor_id = v.m AND c.region = v.r AND c.scheduled_at = (
+    SELECT n.scheduled_at FROM check_results n
+    WHERE n.monitor_id = v.m AND n.region = v.r AND n.scheduled_at > v.hi
+    ORDER BY n.scheduled_at LIMIT 1)"""
+
 
 def series_windows(
     session: Session, spans: dict[SeriesKey, Span]
 ) -> dict[SeriesKey, list[tuple[datetime, bool]]]:
-    """Each series' stored results inside its span, for the series where that is enough;
-    the others are left out, for `series_window` to read exactly.
+    """Each series' stored results from the one before its span to the one after it.
 
-    A series' span is its new results widened by `stale_after` on each side: a result
-    further away owns the same capped interval whether or not the new ones exist. Two
-    cases break that: the result right before the new ones lies outside the span (it may
-    have been the series' open end, which the new results close), or the series has a
-    stored result after the span (the last one inside then has a successor the span does
-    not show). Overlapping spans share their queries (tuple IN plus a time range), so a
-    batch of in-order results costs two queries, not one per series.
+    That is all `downtime_changes` needs: results outside it own the same intervals with
+    or without the new ones. Every series of the batch is read in one statement (three
+    index probes per series), so the cost follows the batch, not how densely the series
+    are stored.
     """
-    t = CheckResult.__table__
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
     windows: dict[SeriesKey, list[tuple[datetime, bool]]] = {key: [] for key in spans}
-    inexact: set[SeriesKey] = set()
-    ordered = sorted(spans.items(), key=lambda item: item[1][0])
-    clusters: list[tuple[list[SeriesKey], datetime, datetime]] = []
-    for key, (low, high) in ordered:
-        if clusters and low <= clusters[-1][2]:
-            keys, c_low, c_high = clusters[-1]
-            keys.append(key)
-            clusters[-1] = (keys, c_low, max(c_high, high))
-        else:
-            clusters.append(([key], low, high))
-    for keys, low, high in clusters:
-        # Bounded chunks keep the statement's parameter count modest on SQLite.
-        for offset in range(0, len(keys), 400):
-            chunk = keys[offset : offset + 400]
-            in_chunk = tuple_(t.c.monitor_id, t.c.region).in_(chunk)
-            rows = session.execute(
-                select(t.c.monitor_id, t.c.region, t.c.scheduled_at, t.c.ok).where(
-                    in_chunk, t.c.scheduled_at >= low, t.c.scheduled_at <= high
-                )
-            ).all()
-            for monitor_id, region, at, ok in rows:
-                key = (monitor_id, region)
-                s_low, s_high = spans[key]
-                if at > s_high:
-                    inexact.add(key)
-                elif at >= s_low:
-                    windows[key].append((at, bool(ok)))
-            later = session.execute(
-                select(t.c.monitor_id, t.c.region)
-                .where(in_chunk, t.c.scheduled_at > high)
-                .distinct()
-            ).all()
-            inexact.update((monitor_id, region) for monitor_id, region in later)
-    return {key: sorted(items) for key, items in windows.items() if key not in inexact}
+    items = sorted(spans.items())
+    if connection.dialect.name == "postgresql":
+        # One JSON array (encoded in C) rather than four parameters per series: the
+        # statement's text stays the same from batch to batch, and the driver does not
+        # adapt every value in Python.
+        series = [[m, r, low.isoformat(), high.isoformat()] for (m, r), (low, high) in items]
+        statements = [(_PG_WINDOW_SQL, [json.dumps(series)])]
+    else:
+        statements = [
+            _sqlite_statement(items[offset : offset + SERIES_CHUNK])
+            for offset in range(0, len(items), SERIES_CHUNK)
+        ]
+    for sql, params in statements:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        for monitor_id, region, at, ok in fetched:
+            windows[(monitor_id, region)].append((_read_time(at), bool(ok)))
+    return {key: sorted(items) for key, items in windows.items()}
 
 
-def series_window(
-    session: Session, monitor_id: str, region: str, first: datetime, last: datetime
-) -> list[tuple[datetime, bool]]:
-    """Stored results of one series from the one before `first` to the one after `last`."""
-    t = CheckResult.__table__
-    same = and_(t.c.monitor_id == monitor_id, t.c.region == region)
-    cols = (t.c.scheduled_at, t.c.ok)
-    before = (
-        select(*cols)
-        .where(same, t.c.scheduled_at < first)
-        .order_by(t.c.scheduled_at.desc())
-        .limit(1)
-    )
-    after = select(*cols).where(same, t.c.scheduled_at > last).order_by(t.c.scheduled_at).limit(1)
-    inside = select(*cols).where(same, t.c.scheduled_at >= first, t.c.scheduled_at <= last)
-    stmt = union_all(select(before.subquery()), select(inside.subquery()), select(after.subquery()))
-    return sorted((at, bool(ok)) for at, ok in session.execute(stmt).all())
+def _sqlite_statement(chunk: list[tuple[SeriesKey, Span]]) -> tuple[str, list[Any]]:
+    params: list[Any] = []
+    for (monitor_id, region), (low, high) in chunk:
+        params += [monitor_id, region, _sqlite_time(low), _sqlite_time(high)]
+    values = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+    return _SQLITE_WINDOW_SQL.format(values=values), params
+
+
+def _sqlite_time(at: datetime) -> str:
+    """The naive-UTC text form UTCDateTime columns hold on SQLite."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _read_time(at: datetime | str) -> datetime:
+    if isinstance(at, str):
+        return datetime.fromisoformat(at).replace(tzinfo=UTC)
+    return at.astimezone(UTC)
 
 
 def downtime_changes(
@@ -265,21 +299,20 @@ class RollupProcessor:
         intervals = dict(
             session.execute(
                 select(Monitor.id, Monitor.interval_seconds).where(
-                    Monitor.id.in_({monitor_id for monitor_id, _ in series})
+                    one_of(session, Monitor.id, {monitor_id for monitor_id, _ in series})
                 )
             ).all()
         )
-        stale = {key: stale_after_for(intervals.get(key[0])) for key in series}
-        spans = {
-            key: (min(times) - stale[key], max(times) + stale[key]) for key, times in series.items()
-        }
-        windows = series_windows(session, spans)
+        windows = series_windows(
+            session, {key: (min(times), max(times)) for key, times in series.items()}
+        )
         for (monitor_id, region), times in series.items():
-            key = (monitor_id, region)
-            first = min(times)
-            if key not in windows or not any(at < first for at, _ in windows[key]):
-                windows[key] = series_window(session, monitor_id, region, first, max(times))
-            for (start, end), sign in downtime_changes(windows[key], times, stale[key]).items():
+            stale = stale_after_for(intervals.get(monitor_id))
+            window = windows[(monitor_id, region)]
+            if all(ok for _, ok in window):
+                continue  # no failing result, no owned interval, with or without the new
+            changes = downtime_changes(window, times, stale)
+            for (start, end), sign in changes.items():
                 batch.add_downtime(monitor_id, region, start, end, sign)
         for level in LEVELS:
             upsert_rollups(session, level.model.__table__, batch.rows(level))

@@ -7,14 +7,15 @@ evaluating the same monitor at once take turns and each sees the other's results
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from picket import metrics
@@ -31,6 +32,7 @@ from picket.collector.consensus.decision import (
     Vote,
     decide,
 )
+from picket.db.engine import one_of
 from picket.db.models import (
     CheckResult,
     Incident,
@@ -77,6 +79,39 @@ class _Row:
             error_kind=self.error_kind,
             error=self.error,
         )
+
+
+@dataclass
+class _State:
+    """A monitor_states row, read for update. Rows that exist are read and written back
+    without the ORM: its per-object bookkeeping cost more than the decisions themselves
+    for a batch's couple of hundred monitors. A monitor's first state is an ORM insert."""
+
+    monitor_id: str
+    status: str
+    region_status: dict[str, str]
+    health: str
+    pending_status: str | None
+    pending_since: datetime | None
+    changed_at: datetime
+    last_result_at: datetime | None
+    updated_at: datetime
+
+
+# The rows as [monitor_id, then _State's other fields in order], one JSON array.
+_PG_WRITE_STATES = (
+    "UPDATE monitor_states AS s SET status = v ->> 1, region_status = v -> 2, "
+    "health = v ->> 3, pending_status = v ->> 4, pending_since = (v ->> 5)::timestamptz, "
+    "changed_at = (v ->> 6)::timestamptz, last_result_at = (v ->> 7)::timestamptz, "
+    "updated_at = (v ->> 8)::timestamptz "
+    "FROM jsonb_array_elements(%s::jsonb) AS v WHERE s.monitor_id = v ->> 0"
+)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def policy_for(monitor: Monitor, known_regions: list[str]) -> Policy:
@@ -142,7 +177,7 @@ def open_incidents(session: Session, monitor_ids: list[str]) -> dict[str, Incide
     query = (
         select(Incident)
         .where(
-            Incident.monitor_id.in_(monitor_ids),
+            one_of(session, Incident.monitor_id, monitor_ids),
             Incident.automatic.is_(True),
             Incident.resolved_at.is_(None),
         )
@@ -169,14 +204,18 @@ class Evaluator:
         if not ids:
             return []
         monitors = {
-            m.id: m for m in self.session.scalars(select(Monitor).where(Monitor.id.in_(ids)))
+            m.id: m
+            for m in self.session.scalars(
+                select(Monitor).where(one_of(self.session, Monitor.id, ids))
+            )
         }
+        table = MonitorState.__table__
         states = {
-            s.monitor_id: s
-            for s in self.session.scalars(
-                select(MonitorState)
-                .where(MonitorState.monitor_id.in_(ids))
-                .order_by(MonitorState.monitor_id)
+            row.monitor_id: _State(**row._mapping)
+            for row in self.session.execute(
+                select(*(table.c[f.name] for f in fields(_State)))
+                .where(one_of(self.session, table.c.monitor_id, ids))
+                .order_by(table.c.monitor_id)
                 .with_for_update()
             )
         }
@@ -185,21 +224,47 @@ class Evaluator:
         self.incidents = open_incidents(self.session, ids)
         confirmations: list[Confirmation] = []
         new_ids = set(new_result_ids)
+        decided: list[_State] = []
         for monitor_id in ids:
             monitor = monitors.get(monitor_id)
             if monitor is None:
                 continue
-            state = states.get(monitor_id)
+            state: MonitorState | _State | None = states.get(monitor_id)
             if state is None:
                 state = MonitorState(monitor_id=monitor_id, status="unknown", region_status={})
                 self.session.add(state)
+            else:
+                decided.append(state)
             rows = recent.get(monitor_id, [])
             self._apply(monitor, state, policies[monitor_id], rows)
             confirmation = self._confirmation(monitor, policies[monitor_id], rows, new_ids)
             if confirmation is not None:
                 confirmations.append(confirmation)
+        self._write_states(decided)
         self.session.flush()
         return confirmations
+
+    def _write_states(self, states: list[_State]) -> None:
+        """Every decided state row back at once (the rows are locked): one statement on
+        PostgreSQL, the rows as one JSON parameter; one executemany on SQLite."""
+        if not states:
+            return
+        table = MonitorState.__table__
+        names = [f.name for f in fields(_State) if f.name != "monitor_id"]
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            rows = [[s.monitor_id, *(getattr(s, name) for name in names)] for s in states]
+            connection.exec_driver_sql(_PG_WRITE_STATES, (json.dumps(rows, default=_iso),))
+            return
+        statement = (
+            update(table)
+            .where(table.c.monitor_id == bindparam("key"))
+            .values({name: bindparam(name) for name in names})
+        )
+        connection.execute(
+            statement,
+            [{"key": s.monitor_id, **{name: getattr(s, name) for name in names}} for s in states],
+        )
 
     def _recent_results(self, policies: dict[str, Policy]) -> dict[str, list[_Row]]:
         """Results young enough to vote, newest first, grouped by monitor."""
@@ -221,7 +286,7 @@ class Evaluator:
                     CheckResult.check_now_id,
                 )
                 .where(
-                    CheckResult.monitor_id.in_(monitor_ids),
+                    one_of(self.session, CheckResult.monitor_id, monitor_ids),
                     CheckResult.scheduled_at >= self.now - window,
                 )
                 .order_by(CheckResult.scheduled_at.desc(), CheckResult.id.desc())
@@ -239,7 +304,7 @@ class Evaluator:
         return latest
 
     def _apply(
-        self, monitor: Monitor, state: MonitorState, policy: Policy, rows: list[_Row]
+        self, monitor: Monitor, state: MonitorState | _State, policy: Policy, rows: list[_Row]
     ) -> None:
         memory = Memory(state.health or "unknown", state.pending_status, state.pending_since)
         decision = decide(policy, memory, self._latest_votes(rows), self.now)

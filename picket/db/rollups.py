@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, case, literal_column
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from picket.db.models_reports import RollupDay, RollupHour, RollupMinute
@@ -131,32 +132,22 @@ def split_interval(
         bucket = following
 
 
-def _histogram_merge(table: Table, dialect: str) -> Any:
-    name = table.name
+def _histogram_merge(name: str, dialect: str) -> str:
+    """SQL for the sum of the stored and the incoming histogram, key by key.
+
+    Only the incoming keys (a batch brings a few per bucket) are summed, then laid over
+    the stored object, rather than unpacking and regrouping the whole stored histogram.
+    """
     if dialect == "postgresql":
-        sql = (
-            "(SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb) FROM ("
-            "SELECT k, sum(v::bigint) AS n FROM ("
-            f"SELECT key AS k, value AS v FROM jsonb_each_text({name}.histogram) UNION ALL "
-            "SELECT key, value FROM jsonb_each_text(excluded.histogram)) AS u GROUP BY k) AS s)"
+        return (
+            f"coalesce({name}.histogram, '{{}}'::jsonb) || coalesce(("
+            f"SELECT jsonb_object_agg(key, coalesce(({name}.histogram ->> key)::bigint, 0)"
+            " + value::bigint) FROM jsonb_each_text(excluded.histogram)), '{}'::jsonb)"
         )
-    else:
-        sql = (
-            "(SELECT json_group_object(k, n) FROM ("
-            "SELECT k, sum(v) AS n FROM ("
-            f"SELECT key AS k, value AS v FROM json_each({name}.histogram) UNION ALL "
-            "SELECT key, value FROM json_each(excluded.histogram)) GROUP BY k))"
-        )
-    return literal_column(sql)
-
-
-def _extreme(current: Any, incoming: Any, smaller: bool) -> Any:
-    better = incoming < current if smaller else incoming > current
-    return case(
-        (current.is_(None), incoming),
-        (incoming.is_(None), current),
-        (better, incoming),
-        else_=current,
+    return (
+        f"json_patch(coalesce({name}.histogram, '{{}}'), ("
+        f"SELECT json_group_object(key, coalesce(json_extract({name}.histogram, "
+        "'$.\"' || key || '\"'), 0) + value) FROM json_each(excluded.histogram)))"
     )
 
 
@@ -164,20 +155,87 @@ ADDITIVE = ("checks", "failures", "downtime_s", "latency_count", "latency_sum")
 
 
 def upsert_rollups(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Add each row's figures to its bucket, creating the bucket when it is new."""
+    """Add each row's figures to its bucket, creating the bucket when it is new.
+
+    Rows go in primary-key order, so two collectors upserting overlapping buckets lock
+    them in the same order. The rows' keys must be distinct (one row per bucket).
+    PostgreSQL gets one statement for the whole batch, the rows as one JSON array of
+    arrays (encoded in C; a list per column would make the driver adapt every value in
+    Python); SQLite one statement run per row by executemany, in C.
+    """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    new = stmt.excluded
-    changes: dict[str, Any] = {
-        name: table.c[name] + new[name] for name in ADDITIVE if name in table.c
-    }
-    changes["latency_min"] = _extreme(table.c.latency_min, new.latency_min, smaller=True)
-    changes["latency_max"] = _extreme(table.c.latency_max, new.latency_max, smaller=False)
+    keys = [column.name for column in table.primary_key]
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    columns = [column.name for column in table.columns]
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if postgresql:
+            data = json.dumps([[row[c] for c in columns] for row in rows], default=_iso)
+            cursor.execute(_upsert_sql(table, postgresql), (data,))
+        else:
+            params = [[_sqlite_value(row[c]) for c in columns] for row in rows]
+            cursor.executemany(_upsert_sql(table, postgresql), params)
+    finally:
+        cursor.close()
+
+
+# How each column's value is read back from the JSON the rows travel in to PostgreSQL.
+_PG_TYPE = {"String": "text", "UTCDateTime": "timestamptz", "Integer": "int", "Float": "float8"}
+
+
+@cache
+def _upsert_sql(table: Table, postgresql: bool) -> str:
+    name = table.name
+    columns = [column.name for column in table.columns]
+    changes = [f"{c} = {name}.{c} + excluded.{c}" for c in ADDITIVE if c in table.c]
+    if postgresql:
+        selected = []
+        for i, column in enumerate(table.columns):
+            kind = type(column.type).__name__
+            if kind in _PG_TYPE:
+                selected.append(f"(e ->> {i})::{_PG_TYPE[kind]}")
+            else:
+                selected.append(f"(e -> {i})::jsonb")
+        source = f"SELECT {', '.join(selected)} FROM jsonb_array_elements(%s::jsonb) AS e"
+        # LEAST and GREATEST skip NULLs.
+        changes.append(f"latency_min = LEAST({name}.latency_min, excluded.latency_min)")
+        changes.append(f"latency_max = GREATEST({name}.latency_max, excluded.latency_max)")
+    else:
+        source = f"VALUES ({', '.join('?' for _ in columns)})"
+        # SQLite's two-argument min and max are NULL when either side is.
+        for column, pick in (("latency_min", "min"), ("latency_max", "max")):
+            changes.append(
+                f"{column} = coalesce({pick}({name}.{column}, excluded.{column}), "
+                f"{name}.{column}, excluded.{column})"
+            )
     if "histogram" in table.c:
-        changes["histogram"] = _histogram_merge(table, dialect)
-    stmt = stmt.on_conflict_do_update(index_elements=list(table.primary_key), set_=changes)
-    # One statement, compiled once and executed for every row (executemany).
-    session.connection().execute(stmt, rows)
+        dialect = "postgresql" if postgresql else "sqlite"
+        changes.append(f"histogram = {_histogram_merge(name, dialect)}")
+    keys = ", ".join(column.name for column in table.primary_key)
+    return (
+        f"INSERT INTO {name} ({', '.join(columns)}) {source} "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(changes)}"
+    )
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _sqlite_value(value: Any) -> Any:
+    """What SQLAlchemy's column types would bind on SQLite: datetimes as naive-UTC text,
+    JSON as text."""
+    if isinstance(value, datetime):
+        return (
+            value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        )
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return value
