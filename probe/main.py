@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from picket.logs import setup_logging
 from picket.probe.agent import ProbeAgent, ProbeRefused
@@ -11,6 +12,19 @@ from picket.process import run_until_signalled
 from picket.settings import Settings, SettingsError
 
 log = logging.getLogger("picket.probe")
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop where it is installed (every platform but Windows), else asyncio's own loop.
+
+    A probe's event loop does a connection, a few reads and writes and a publish per check;
+    uvloop does that work in C, for about a sixth less CPU per HTTP check (bench/probe.py).
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
 
 
 def run_probe(settings: Settings) -> int:
@@ -21,7 +35,8 @@ def run_probe(settings: Settings) -> int:
             "POST /api/v1/probes returned)"
         )
     try:
-        asyncio.run(run_until_signalled(ProbeAgent(settings).run))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(run_until_signalled(ProbeAgent(settings).run))
     except ProbeRefused as exc:
         log.error(
             "the collector at %s refused this probe's token (UNAUTHENTICATED: %s); "
