@@ -18,9 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,7 +28,7 @@ import nats  # noqa: E402
 from bench.common import workdir  # noqa: E402
 from picket.collector.ingest import ensure_stream  # noqa: E402
 from picket.probe.checks import CheckContext  # noqa: E402
-from picket.probe.main import event_loop_factory  # noqa: E402
+from picket.probe.main import run_in_probe_loop  # noqa: E402
 from picket.probe.publisher import Publisher  # noqa: E402
 from picket.probe.scheduler import Completed, Scheduler  # noqa: E402
 from picket.probe.spool import Spool  # noqa: E402
@@ -162,12 +160,6 @@ async def run_probe(
     }
 
 
-def in_probe_loop(work: Coroutine[Any, Any, dict[str, float]]) -> dict[str, float]:
-    """Runs on the event loop `picket probe` runs on."""
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        return runner.run(work)
-
-
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="1000,1500", help="checks/s offered, comma-separated")
@@ -180,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     try:
         with nats_server() as server:
             for rate in (int(r) for r in args.rates.split(",")):
-                figures = in_probe_loop(
+                figures = run_in_probe_loop(
                     run_probe(server.url, url, rate, 1, warmup_s=3, measure_s=args.measure_s)
                 )
                 results[f"throughput {rate}"] = figures
@@ -194,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                     f"{figures['lateness_p50_ms']:.0f} ms, p99 {figures['lateness_p99_ms']:.0f} ms",
                     flush=True,
                 )
-            figures = in_probe_loop(
+            figures = run_in_probe_loop(
                 run_probe(
                     server.url,
                     url,

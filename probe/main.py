@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from picket.logs import setup_logging
 from picket.probe.agent import ProbeAgent, ProbeRefused
@@ -12,6 +14,7 @@ from picket.process import run_until_signalled
 from picket.settings import Settings, SettingsError
 
 log = logging.getLogger("picket.probe")
+T = TypeVar("T")
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -27,6 +30,19 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
+def run_in_probe_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Runs `main` on the probe's event loop, with what was loaded so far out of the way of
+    the garbage collector.
+
+    The modules and objects loaded at start (about 120,000) live as long as the process;
+    every full collection scanned them all, 40-100 ms during which no check starts or
+    finishes. Frozen, a full collection scans only what the checks made since.
+    """
+    gc.freeze()
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(main)
+
+
 def run_probe(settings: Settings) -> int:
     setup_logging(settings.log_level)
     if not settings.probe_token:
@@ -35,8 +51,7 @@ def run_probe(settings: Settings) -> int:
             "POST /api/v1/probes returned)"
         )
     try:
-        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(run_until_signalled(ProbeAgent(settings).run))
+        run_in_probe_loop(run_until_signalled(ProbeAgent(settings).run))
     except ProbeRefused as exc:
         log.error(
             "the collector at %s refused this probe's token (UNAUTHENTICATED: %s); "

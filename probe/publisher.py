@@ -23,6 +23,9 @@ log = logging.getLogger("picket.probe.publisher")
 # an ack round trip takes a few of its turns; 128 at a time capped a probe at ~900/s.
 IN_FLIGHT = 512
 ACK_TIMEOUT_S = 5.0
+# A result waits up to this long for others to go with it: one write to NATS for dozens
+# of results rather than one each, a tenth of the CPU per check at 1,000 checks/s.
+LINGER_S = 0.05
 # Results kept in memory while NATS answers; beyond this they wait in the spool on disk.
 MEMORY_LIMIT = 10_000
 
@@ -174,6 +177,8 @@ class Publisher:
                     await self._wait(stop, at_most_s=0.5)
                     continue
                 if self._memory:
+                    if len(self._memory) < IN_FLIGHT and not stop.is_set():
+                        await asyncio.sleep(LINGER_S)
                     ok = await self._send_memory()
                 elif len(self.spool) and not stop.is_set():
                     ok = await self._send_spooled()

@@ -261,6 +261,19 @@ class Fetched:
         return json.loads(self.text)
 
 
+# Stands in for a closed response's stream: a response read and closed reads nothing more.
+_READ = httpx.ByteStream(b"")
+
+
+def _unbind(response: httpx.Response) -> None:
+    """httpx binds each response and its stream to each other, a reference cycle holding a
+    check's whole connection (pool, stream, request, timer) until the cycle collector
+    runs; at a thousand checks a second that made full collections of 40-100 ms, stalling
+    every check in flight. Unbound once closed, it all goes as soon as the check is done."""
+    for hop in (*response.history, response):
+        hop.stream = _READ
+
+
 class HttpSession:
     """One check's HTTP client: its connections, cookies and screening policy."""
 
@@ -313,6 +326,7 @@ class HttpSession:
                 size += len(chunk)
         finally:
             await response.aclose()
+            _unbind(response)
         raw = b"".join(chunks)
         timings = timer.as_dict()
         timings["total"] = round(timer.now_ms(), 3)
