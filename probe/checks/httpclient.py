@@ -91,7 +91,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(str(exc)) from exc
         except (OSError, RuntimeError) as exc:
-            # RuntimeError: writing to a transport that is already closing.
+            # RuntimeError: uvloop refuses a write to a transport it has already closed.
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
