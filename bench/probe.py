@@ -28,6 +28,7 @@ import nats  # noqa: E402
 from bench.common import workdir  # noqa: E402
 from picket.collector.ingest import ensure_stream  # noqa: E402
 from picket.probe.checks import CheckContext  # noqa: E402
+from picket.probe.main import run_in_probe_loop  # noqa: E402
 from picket.probe.publisher import Publisher  # noqa: E402
 from picket.probe.scheduler import Completed, Scheduler  # noqa: E402
 from picket.probe.spool import Spool  # noqa: E402
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     try:
         with nats_server() as server:
             for rate in (int(r) for r in args.rates.split(",")):
-                figures = asyncio.run(
+                figures = run_in_probe_loop(
                     run_probe(server.url, url, rate, 1, warmup_s=3, measure_s=args.measure_s)
                 )
                 results[f"throughput {rate}"] = figures
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                     f"{figures['lateness_p50_ms']:.0f} ms, p99 {figures['lateness_p99_ms']:.0f} ms",
                     flush=True,
                 )
-            figures = asyncio.run(
+            figures = run_in_probe_loop(
                 run_probe(
                     server.url,
                     url,

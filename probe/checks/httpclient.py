@@ -11,8 +11,11 @@ response headers arrived; `total` until the body was read.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import select
+import socket
 import ssl
 import time
 from collections.abc import Iterable, Mapping
@@ -56,9 +59,115 @@ class PhaseTimer:
             self.phases["first_byte"] = self.now_ms()
 
 
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """A connection on asyncio's own streams, for httpcore.
+
+    httpcore's default (anyio) backend costs a task group and cancel scopes per connect
+    and per read and write: a fifth of the CPU of an HTTP check (profiled, 630 → 500 µs).
+    HTTP itself stays httpcore's and h11's; this only moves bytes, with the exceptions
+    mapped as httpcore's own backends map them.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(str(exc)) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if not buffer:
+            return
+        try:
+            self._writer.write(buffer)
+            async with asyncio.timeout(timeout):
+                await self._writer.drain()
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except (OSError, RuntimeError) as exc:
+            # RuntimeError: uvloop refuses a write to a transport it has already closed.
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+
+    async def aclose(self) -> None:
+        self._writer.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            await self.aclose()
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            await self.aclose()
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info in {"ssl_object", "socket"}:
+            return self._writer.get_extra_info(info)
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "is_readable":
+            # An idle kept-alive connection the server closed or wrote to is not reused.
+            if self._reader.at_eof() or self._writer.transport.is_closing():
+                return True
+            sock = self._writer.get_extra_info("socket")
+            return sock is None or bool(select.select([sock.fileno()], [], [], 0)[0])
+        return None
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host, port, local_addr=(local_address, 0) if local_address else None
+                )
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        sock: socket.socket = writer.get_extra_info("socket")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return AsyncioStream(reader, writer)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not check targets")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 class ScreeningBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, ctx: CheckContext) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
         self._ctx = ctx
         self.timer = PhaseTimer()
         self.addresses: list[str] = []
@@ -152,6 +261,19 @@ class Fetched:
         return json.loads(self.text)
 
 
+# Stands in for a closed response's stream: a response read and closed reads nothing more.
+_READ = httpx.ByteStream(b"")
+
+
+def _unbind(response: httpx.Response) -> None:
+    """httpx binds each response and its stream to each other, a reference cycle holding a
+    check's whole connection (pool, stream, request, timer) until the cycle collector
+    runs; at a thousand checks a second that made full collections of 40-100 ms, stalling
+    every check in flight. Unbound once closed, it all goes as soon as the check is done."""
+    for hop in (*response.history, response):
+        hop.stream = _READ
+
+
 class HttpSession:
     """One check's HTTP client: its connections, cookies and screening policy."""
 
@@ -204,6 +326,7 @@ class HttpSession:
                 size += len(chunk)
         finally:
             await response.aclose()
+            _unbind(response)
         raw = b"".join(chunks)
         timings = timer.as_dict()
         timings["total"] = round(timer.now_ms(), 3)

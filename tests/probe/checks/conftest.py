@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 
 from picket.probe.checks.base import CheckContext
+from picket.probe.main import event_loop_factory
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every check also on the loop `picket probe` runs on (uvloop where installed)."""
+    factories = {"asyncio": asyncio.new_event_loop}
+    if event_loop_factory() is not asyncio.new_event_loop:
+        factories["probe_loop"] = event_loop_factory()
+    return factories
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    # The client's "address:port": one per connection it opened.
+    peer: str = ""
 
     def json(self) -> object:
         return json.loads(self.body or b"null")
@@ -86,6 +88,7 @@ def http_server(host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> I
                 query={k: v[0] for k, v in parse_qs(parts.query).items()},
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=self.rfile.read(length) if length else b"",
+                peer="{}:{}".format(*self.client_address[:2]),
             )
             target.requests.append(request)
             route = target.routes.get(parts.path, _default_route)

@@ -11,7 +11,7 @@ from picket.probe.checks import http
 from picket.probe.checks.base import CheckContext, CheckSpec
 from picket.probe.checks.errors import classify
 from tests.probe.checks.conftest import server_context
-from tests.probe.checks.servers import Request, closed_port, http_server
+from tests.probe.checks.servers import Request, closed_port, http_server, tcp_server
 
 
 def spec(url: str, timeout_s: float = 5.0, **settings: Any) -> CheckSpec:
@@ -114,6 +114,28 @@ async def test_timeout_fails_with_timeout(ctx: CheckContext) -> None:
 
 async def test_refused_connection_fails_with_connect(ctx: CheckContext) -> None:
     outcome = await http.run(spec(f"http://127.0.0.1:{closed_port()}/"), ctx)
+    assert (outcome.ok, outcome.error_kind) == (False, ErrorKind.CONNECT)
+
+
+async def test_every_check_opens_its_own_connection(
+    ctx: CheckContext, tls_context: ssl.SSLContext
+) -> None:
+    # Timings and connect/TLS failures mean something only on a fresh connection; within
+    # one check a redirect to the same server may reuse it, as a browser would.
+    for tls in (None, tls_context):
+        with http_server(tls=tls) as server:
+            host = "localhost" if tls else None
+            first = await http.run(spec(server.url("/", host=host)), ctx)
+            second = await http.run(spec(server.url("/redirect?to=/ok", host=host)), ctx)
+            peers = [request.peer for request in server.requests]
+        assert first.ok and second.ok, (first.error, second.error)
+        assert "connect" in second.timings and (tls is None or "tls" in second.timings)
+        assert len(peers) == 3 and len(set(peers)) == 2, peers
+
+
+async def test_connection_dropped_mid_body_fails_with_connect(ctx: CheckContext) -> None:
+    with tcp_server(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial") as server:
+        outcome = await http.run(spec(f"http://127.0.0.1:{server.port}/"), ctx)
     assert (outcome.ok, outcome.error_kind) == (False, ErrorKind.CONNECT)
 
 
