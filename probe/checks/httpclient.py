@@ -165,9 +165,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-class ScreeningBackend(httpcore.AsyncNetworkBackend):
+class ScreeningBackend(AsyncioBackend):
     def __init__(self, ctx: CheckContext) -> None:
-        self._inner = AsyncioBackend()
         self._ctx = ctx
         self.timer = PhaseTimer()
         self.addresses: list[str] = []
@@ -190,7 +189,7 @@ class ScreeningBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             started = time.perf_counter()
             try:
-                stream = await self._inner.connect_tcp(
+                stream = await super().connect_tcp(
                     address, port, timeout, local_address, socket_options
                 )
             except httpcore.ConnectError as exc:
@@ -201,17 +200,6 @@ class ScreeningBackend(httpcore.AsyncNetworkBackend):
             return stream
         assert error is not None  # resolve_screened never returns an empty list
         raise error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not check targets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
 
 
 def ssl_context(ctx: CheckContext, verify: bool) -> ssl.SSLContext:
