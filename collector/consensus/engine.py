@@ -43,7 +43,7 @@ from picket.db.models import (
     StateTransition,
 )
 from picket.db.monitors import all_regions, effective_quorum, effective_regions
-from picket.db.types import new_id
+from picket.db.types import json_datetimes, new_id
 from picket.maintenance import load_windows, monitors_in_maintenance
 
 log = logging.getLogger(__name__)
@@ -106,12 +106,6 @@ _PG_WRITE_STATES = (
     "updated_at = (v ->> 8)::timestamptz "
     "FROM jsonb_array_elements(%s::jsonb) AS v WHERE s.monitor_id = v ->> 0"
 )
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def policy_for(monitor: Monitor, known_regions: list[str]) -> Policy:
@@ -254,7 +248,8 @@ class Evaluator:
         connection = self.session.connection()
         if connection.dialect.name == "postgresql":
             rows = [[s.monitor_id, *(getattr(s, name) for name in names)] for s in states]
-            connection.exec_driver_sql(_PG_WRITE_STATES, (json.dumps(rows, default=_iso),))
+            data = json.dumps(rows, default=json_datetimes)
+            connection.exec_driver_sql(_PG_WRITE_STATES, (data,))
             return
         statement = (
             update(table)

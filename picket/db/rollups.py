@@ -15,6 +15,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from picket.db.models_reports import RollupDay, RollupHour, RollupMinute
+from picket.db.types import json_datetimes
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def upsert_rollups(session: Session, table: Table, rows: list[dict[str, Any]]) -
     cursor = raw.cursor()
     try:
         if postgresql:
-            data = json.dumps([[row[c] for c in columns] for row in rows], default=_iso)
+            data = json.dumps([[row[c] for c in columns] for row in rows], default=json_datetimes)
             cursor.execute(_upsert_sql(table, postgresql), (data,))
         else:
             params = [[_sqlite_value(row[c]) for c in columns] for row in rows]
@@ -221,12 +222,6 @@ def _upsert_sql(table: Table, postgresql: bool) -> str:
         f"INSERT INTO {name} ({', '.join(columns)}) {source} "
         f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(changes)}"
     )
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _sqlite_value(value: Any) -> Any:

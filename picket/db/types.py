@@ -20,6 +20,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def json_datetimes(value: Any) -> str:
+    """`json.dumps(default=…)` for rows sent to PostgreSQL as one JSON parameter."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

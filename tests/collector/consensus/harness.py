@@ -19,6 +19,7 @@ from picket.db.models import (
     Event,
     Incident,
     IncidentUpdate,
+    MaintenanceWindow,
     Monitor,
     MonitorState,
     StateTransition,
@@ -78,6 +79,19 @@ class Harness:
             assert monitor is not None
             for key, value in fields.items():
                 setattr(monitor, key, value)
+
+    def maintenance(self, monitor_id: str, duration_seconds: int) -> None:
+        """A window over the monitor from T0."""
+        with transaction(self.sessions) as session:
+            session.add(
+                MaintenanceWindow(
+                    organization_id=self.organization_id,
+                    name="upgrade",
+                    monitor_ids=[monitor_id],
+                    starts_at=T0,
+                    duration_seconds=duration_seconds,
+                )
+            )
 
     def report(
         self,

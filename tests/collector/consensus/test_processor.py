@@ -10,7 +10,7 @@ import pytest
 
 from picket.collector.consensus.engine import Evaluator
 from picket.db.engine import transaction
-from picket.db.models import MaintenanceWindow, MonitorState, Probe
+from picket.db.models import MonitorState, Probe
 from picket.db.monitors import ensure_region
 from tests.collector.consensus.harness import REGIONS, T0, Harness, everywhere
 
@@ -197,16 +197,7 @@ def test_monitor_edited_mid_incident_keeps_its_incident(h: Harness) -> None:
 def test_maintenance_suppresses_incidents_until_the_window_ends(h: Harness) -> None:
     m = h.monitor()
     other = h.monitor("Blog")
-    with transaction(h.sessions) as session:
-        session.add(
-            MaintenanceWindow(
-                organization_id=h.organization_id,
-                name="upgrade",
-                monitor_ids=[m],
-                starts_at=T0,
-                duration_seconds=60,
-            )
-        )
+    h.maintenance(m, duration_seconds=60)
     h.report(m, everywhere(True))
     assert h.status(m) == "maintenance"
     h.clock.advance(10)
@@ -234,16 +225,7 @@ def test_two_deciders_at_once_open_one_incident(h: Harness) -> None:
     """The ingest transaction and the loop decide the same monitor at the same moment
     (here: a maintenance window has just ended while results keep failing)."""
     m = h.monitor()
-    with transaction(h.sessions) as session:
-        session.add(
-            MaintenanceWindow(
-                organization_id=h.organization_id,
-                name="upgrade",
-                monitor_ids=[m],
-                starts_at=T0,
-                duration_seconds=15,
-            )
-        )
+    h.maintenance(m, duration_seconds=15)
     h.report(m, everywhere(True))
     h.clock.advance(10)
     h.report(m, everywhere(False))
